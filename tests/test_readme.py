@@ -1,0 +1,31 @@
+"""The README is executed: its main command runs and every python snippet in it works."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_has_snippets_and_the_two_commands():
+    assert SNIPPETS
+    assert "make test" in README and "python -m elasticast_lite" in README
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_readme_python_snippet_runs(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(SNIPPETS[index], f"README snippet {index}", "exec"), {})
+
+
+def test_main_command_prints_token_usage():
+    out = subprocess.run([sys.executable, "-m", "elasticast_lite"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert re.search(r"real \d+, padding \d+ \(\d+\.\d % of computed\), cut 0", out)
+    assert re.search(r"cut \d+ \(\d+\.\d % of the audio's tokens thrown away\)", out)
+    assert "logits (12, 10) in input order" in out
