@@ -20,13 +20,21 @@ sample, so no clip's output ever depends on its row-mates.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import AttentionPool, FullAttention, SelfAttention, make_backend
+from .attention import (
+    FLAT_LAYOUT,
+    AttentionPool,
+    FullAttention,
+    SelfAttention,
+    make_backend,
+    resolve_backend,
+)
 from .features import NUM_MEL_BINS, PATCH_SIZE
 from .packing import PackedBatch, pack, patchify
 
@@ -45,23 +53,23 @@ class ModelConfig:
     max_time_patches: int = 256  # one full 2048-token row of 8 frequency patches
     max_tokens: int = 2048  # L' of the paper: tokens per packed row
     packing: str = "fcfs"  # the paper's rule; see packing.STRATEGIES
-    attention: str = "dense"  # see attention.BACKENDS
+    attention: str = "auto"  # see attention.BACKENDS
     dropout: float = 0.0
 
     @classmethod
     def tiny(cls, num_classes: int = 10, **kw) -> ModelConfig:
         """About 2M parameters: trains on 2 CPU cores in minutes."""
-        return cls(num_classes=num_classes, width=192, depth=4, heads=3, **kw)
+        return cls(**{"num_classes": num_classes, "width": 192, "depth": 4, "heads": 3, **kw})
 
     @classmethod
     def small(cls, num_classes: int = 10, **kw) -> ModelConfig:
         """ViT-S shape (384 wide, 6 heads, 12 layers), about 21M parameters."""
-        return cls(num_classes=num_classes, width=384, depth=12, heads=6, **kw)
+        return cls(**{"num_classes": num_classes, "width": 384, "depth": 12, "heads": 6, **kw})
 
     @classmethod
     def base(cls, num_classes: int = 10, **kw) -> ModelConfig:
         """The paper's B/16: 768 wide, 12 heads, 12 layers, about 86M parameters."""
-        return cls(num_classes=num_classes, width=768, depth=12, heads=12, **kw)
+        return cls(**{"num_classes": num_classes, "width": 768, "depth": 12, "heads": 12, **kw})
 
     @property
     def freq_patches(self) -> int:
@@ -137,9 +145,17 @@ class ElasticAST(Encoder):
         self.pool = AttentionPool(cfg.width, cfg.heads)
         self.attention = cfg.attention
 
+    @property
+    def backend(self) -> str:
+        """The attention backend this model runs now (``auto`` resolved for its device)."""
+        return resolve_backend(self.attention, self.device, self.training)
+
     def pack(self, specs, **kw) -> PackedBatch:
-        """Pack spectrograms the way this model's config says (rows of ``max_tokens``)."""
-        kw = {"max_tokens": self.cfg.max_tokens, "strategy": self.cfg.packing, **kw}
+        """Pack spectrograms as the config says: rows of ``max_tokens``, or, for a flat-layout
+        backend (``varlen``), every token end to end in a single row without padding."""
+        flat = self.backend in FLAT_LAYOUT
+        max_tokens = math.inf if flat else self.cfg.max_tokens
+        kw = {"max_tokens": max_tokens, "strategy": "fcfs" if flat else self.cfg.packing, **kw}
         return pack(specs, patch_size=self.cfg.patch_size, **kw)
 
     def positions(self, batch: PackedBatch) -> torch.Tensor:
@@ -165,7 +181,7 @@ class ElasticAST(Encoder):
         """List of spectrograms ``[T_i, F]`` or a PackedBatch -> logits in input order."""
         batch = x if isinstance(x, PackedBatch) else self.pack(x)
         batch = batch.to(self.device)
-        backend = make_backend(self.attention, batch)
+        backend = make_backend(self.backend, batch)
         h = self.patch_embed(batch.tokens.to(self.head.weight.dtype)) + self.positions(batch)
         pooled = self.pool(self.encode(h, backend), backend)  # [S, D], packed order
         logits = self.classify(pooled)

@@ -14,8 +14,11 @@ Every token carries:
 The paper packs first come, first served ("fcfs": input order, a new row when the next
 sample would overflow). Two classic bin-packing rules are here too: "ffd" (first fit
 decreasing) and "bfd" (best fit decreasing) sort samples by length first and waste less
-padding. Whatever the rule, ``order`` maps packed samples back to the input, so models
-return outputs in input order.
+padding. "pad" does not pack at all: one sample per row, padded to the longest, which is
+what an ordinary padded batch with a key-padding mask computes (the baseline to beat).
+Whatever the rule, ``order`` maps packed samples back to the input, so models return
+outputs in input order. For training, ``sampler.TokenBudgetSampler`` chooses which clips
+share a step so that rows come out full.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 
 from .features import PATCH_SIZE
 
-STRATEGIES = ("fcfs", "ffd", "bfd")
+STRATEGIES = ("fcfs", "ffd", "bfd", "pad")
 
 
 def patchify(spec: torch.Tensor, patch_size: int = PATCH_SIZE) -> torch.Tensor:
@@ -50,6 +53,8 @@ def plan_rows(lengths: list[int], max_tokens: int, strategy: str = "fcfs") -> li
     """Group sample indices into rows whose token counts add up to at most ``max_tokens``."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown packing strategy {strategy!r}; choose one of {STRATEGIES}")
+    if strategy == "pad":  # no packing: an ordinary padded batch, one sample per row
+        return [[i] for i in range(len(lengths))]
     if strategy == "fcfs":
         rows: list[list[int]] = []
         used = 0

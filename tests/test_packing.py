@@ -35,8 +35,10 @@ def test_every_real_token_exactly_once_in_budget_and_order_restores_input(layout
         assert torch.equal(b.coords[r, mine], torch.stack([f, t], -1))
     assert b.stats()["real_tokens"] == sum(2 * t for t in layout["time_patches"])
     assert torch.all(b.tokens[b.sample_ids < 0] == 0)
-    if layout["strategy"] == "fcfs":  # the paper's rule keeps the input order
+    if layout["strategy"] in ("fcfs", "pad"):  # these keep the input order
         assert b.order.tolist() == list(range(len(specs)))
+    if layout["strategy"] == "pad":
+        assert b.num_rows == len(specs) and b.max_samples_per_row == 1
 
 
 def test_fcfs_starts_a_new_row_only_when_the_next_sample_would_overflow():
