@@ -31,6 +31,7 @@ gives the same numbers (the tests check outputs and gradients):
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import torch
@@ -159,7 +160,8 @@ class SegmentAttention:
                 q, k, v = (x[0].transpose(0, 1) for x in (q, k, v))  # [T, H, d]
                 return varlen_attn(q, k, v, cu, cu, n, n).transpose(0, 1)[None]
         (qs, _), (ks, _), (vs, v_pad) = self._split(q), self._split(k), self._split(v)
-        out = self._per_group(F.scaled_dot_product_attention, qs, ks, vs)
+        with _no_per_shape_plans(q):
+            out = self._per_group(F.scaled_dot_product_attention, qs, ks, vs)
         rows = [torch.cat([out[s] for s in members] + [pad], dim=1)  # padding: its own value
                 for members, pad in zip(self.row_members, v_pad)]
         return torch.stack(rows)
@@ -171,7 +173,19 @@ class SegmentAttention:
             q = query[None, :, None, :].expand(kk.shape[0], -1, 1, -1)
             return F.scaled_dot_product_attention(q, kk, vv)[:, :, 0]
 
-        return torch.stack(self._per_group(attend_one_query, ks, vs))  # [S, H, d]
+        with _no_per_shape_plans(k):
+            return torch.stack(self._per_group(attend_one_query, ks, vs))  # [S, H, d]
+
+
+def _no_per_shape_plans(x):
+    """On CUDA, keep SDPA off cuDNN, which builds a plan for every new sequence length
+    (and every packed sample has its own); elsewhere, change nothing."""
+    if not x.is_cuda:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    backends = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    return sdpa_kernel(backends)
 
 
 def _flash_varlen_kernel():
