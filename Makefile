@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean system-deps data-sources data-samples
 
 setup: $(STAMP)
 
@@ -21,7 +21,27 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup lint
+# Debian packages the tests need (fluidsynth renders the instruments set). Installs only
+# what is missing, with apt-get as root (or sudo); prints what to install otherwise.
+SYSTEM_PACKAGES := fluidsynth
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+		elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; \
+		else echo "please install:$$missing"; exit 1; fi; fi
+
+# The Debian packages of real audio the teaching sets are built from, unpacked into
+# ~/.cache/elasticast-lite (or $$ELASTICAST_CACHE) with apt-get download + dpkg-deb.
+data-sources: setup
+	@$(PY) -c "from elasticast_lite.datasets.sources import fetch_all; fetch_all()" || \
+		(apt-get update -qq 2>/dev/null || sudo apt-get update -qq; \
+		 $(PY) -c "from elasticast_lite.datasets.sources import fetch_all; fetch_all()")
+
+data-samples: setup system-deps data-sources
+	$(PY) -m elasticast_lite.datasets build samples --out data_samples
+
+test: setup lint system-deps data-sources
 	$(PY) -m pytest
 
 clean:

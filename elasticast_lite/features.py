@@ -33,6 +33,17 @@ def crop_to_patches(spec: torch.Tensor, patch_size: int = PATCH_SIZE) -> torch.T
     return spec[: spec.shape[0] // patch_size * patch_size]
 
 
+def num_frames(samples: int, sample_rate: int = 16_000, resolution: float = 1.0,
+               patch_size: int = PATCH_SIZE) -> int:
+    """Frames ``fbank`` gives for ``samples`` of audio (Kaldi's arithmetic, ``snip_edges``),
+    cropped to whole patches; 0 when the audio is too short for one patch."""
+    window = int(sample_rate * WINDOW_MS * 0.001)
+    shift = int(sample_rate * FRAME_SHIFT_MS * resolution * 0.001)
+    if samples < window + (patch_size - 1) * shift:
+        return 0
+    return (1 + (samples - window) // shift) // patch_size * patch_size
+
+
 def fbank(
     wav: torch.Tensor,
     sample_rate: int = 16_000,
@@ -54,10 +65,9 @@ def fbank(
     if wav.ndim != 1:
         raise ValueError(f"fbank expects a mono waveform [samples], got shape {tuple(wav.shape)}")
     shift_ms = FRAME_SHIFT_MS * resolution
-    # Kaldi's own arithmetic (snip_edges): frames = 1 + (samples - window) // shift.
-    window = int(sample_rate * WINDOW_MS * 0.001)
-    need = window + (patch_size - 1) * int(sample_rate * shift_ms * 0.001)
-    if wav.numel() < need:
+    if not num_frames(wav.numel(), sample_rate, resolution, patch_size):
+        need = int(sample_rate * WINDOW_MS * 0.001)
+        need += (patch_size - 1) * int(sample_rate * shift_ms * 0.001)
         raise ValueError(
             f"audio too short for one {patch_size}-frame patch at resolution {resolution}: "
             f"{wav.numel()} samples ({wav.numel() / sample_rate * 1000:.0f} ms), "

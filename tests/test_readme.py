@@ -18,8 +18,8 @@ def test_readme_has_snippets_and_the_two_commands():
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
-def test_readme_python_snippet_runs(index, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_readme_python_snippet_runs(index, monkeypatch):
+    monkeypatch.chdir(ROOT)  # snippets use repo paths such as data_samples/
     exec(compile(SNIPPETS[index], f"README snippet {index}", "exec"), {})
 
 
