@@ -160,21 +160,22 @@ class ElasticAST(Encoder):
 
     def positions(self, batch: PackedBatch) -> torch.Tensor:
         """Frequency-table row plus time-table row for every token, ``[R, N, D]``."""
-        freq_patches = int(batch.lengths[0] // batch.time_patches[0])
-        if freq_patches != self.cfg.freq_patches:
+        if batch.freq_patches != self.cfg.freq_patches:
+            mels = batch.freq_patches * self.cfg.patch_size
             raise ValueError(
-                f"spectrograms have {freq_patches * self.cfg.patch_size} mel bins; this model "
-                f"expects {self.cfg.num_mel_bins}"
+                f"spectrograms have {mels} mel bins; this model expects {self.cfg.num_mel_bins}"
             )
+        # F.embedding, not table[index]: its backward sums repeated rows in a fixed order,
+        # so training is bit-for-bit repeatable on CPU (indexing's backward is not).
         f, t = batch.coords.unbind(-1)
         table_len = self.time_pos.shape[0]
-        pos = self.freq_pos[f] + self.time_pos[t.clamp(max=table_len - 1)]
+        pos = F.embedding(f, self.freq_pos) + F.embedding(t.clamp(max=table_len - 1), self.time_pos)
         for s in torch.nonzero(batch.time_patches > table_len).flatten().tolist():
             # a clip longer than the table: stretch the table to this clip alone
             r, a = int(batch.rows[s]), int(batch.starts[s])
             span = slice(a, a + int(batch.lengths[s]))
             table = stretch_time(self.time_pos, int(batch.time_patches[s]))
-            pos[r, span] = self.freq_pos[f[r, span]] + table[t[r, span]]
+            pos[r, span] = F.embedding(f[r, span], self.freq_pos) + F.embedding(t[r, span], table)
         return pos
 
     def forward(self, x) -> torch.Tensor:

@@ -100,6 +100,7 @@ class PackedBatch:
     time_patches: torch.Tensor
     patch_size: int
     max_tokens: int
+    freq_patches: int = 8
     cut_frames: int = 0
 
     @property
@@ -148,8 +149,7 @@ class PackedBatch:
         """Token usage as in the paper's Table 1: real, padding and cut tokens, rows."""
         real = int(self.lengths.sum())
         computed = self.tokens.shape[0] * self.tokens.shape[1]
-        freq_patches = int(self.lengths[0] // self.time_patches[0])
-        cut = self.cut_frames * freq_patches / self.patch_size  # in token equivalents
+        cut = self.cut_frames * self.freq_patches / self.patch_size  # in token equivalents
         return {
             "samples": self.num_samples,
             "rows": self.num_rows,
@@ -169,12 +169,16 @@ def pack(
     patch_size: int = PATCH_SIZE,
     strategy: str = "fcfs",
     max_frames: int | None = None,
+    token_dropout: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> PackedBatch:
     """Pack spectrograms ``[frames, mels]`` of any lengths into rows of ``max_tokens``.
 
     ``max_frames`` optionally crops longer samples first (the cut is counted in
-    ``stats()``). A sample with fewer frames than one patch, or more tokens than
-    ``max_tokens`` (use ``math.inf`` for one unbounded row), is a ``ValueError``.
+    ``stats()``). ``token_dropout`` drops that share of each sample's tokens at random (a
+    training regulariser of the official code; every sample keeps its first token, and kept
+    tokens keep their own coordinates). A sample with fewer frames than one patch, or more
+    tokens than ``max_tokens`` (use ``math.inf`` for one unbounded row), is a ``ValueError``.
     """
     specs = list(specs)
     if not specs:
@@ -199,6 +203,15 @@ def pack(
             raise ValueError(f"max_frames={max_frames} leaves sample {i} without a whole patch")
         cut_frames += frames - keep
         patches.append(patchify(spec[:keep], patch_size))
+    freq_patches = specs[0].shape[-1] // patch_size
+    time_patches = [p.shape[0] // freq_patches for p in patches]
+    kept = [torch.arange(p.shape[0]) for p in patches]  # token index within its sample
+    if token_dropout > 0:
+        for i, p in enumerate(patches):
+            mask = torch.rand(p.shape[0], generator=generator) >= token_dropout
+            mask[0] = True
+            kept[i] = kept[i][mask]
+            patches[i] = p[mask.to(p.device)]
     lengths = [p.shape[0] for p in patches]
     for i, n in enumerate(lengths):
         if n > max_tokens:
@@ -207,7 +220,6 @@ def pack(
                 f"max_tokens={max_tokens}; crop it (max_frames) or raise max_tokens"
             )
     plan = plan_rows(lengths, max_tokens, strategy)
-    freq_patches = specs[0].shape[-1] // patch_size
     width = max(sum(lengths[i] for i in row) for row in plan)
     R, dev, dt = len(plan), specs[0].device, specs[0].dtype
     tokens = torch.zeros(R, width, patch_size * patch_size, device=dev, dtype=dt)
@@ -220,8 +232,8 @@ def pack(
             n = lengths[i]
             tokens[r, start : start + n] = patches[i]
             sample_ids[r, start : start + n] = slot
-            t = torch.arange(n) // freq_patches
-            coords[r, start : start + n] = torch.stack([torch.arange(n) % freq_patches, t], -1)
+            coords[r, start : start + n] = torch.stack(
+                [kept[i] % freq_patches, kept[i] // freq_patches], -1)
             per_sample.append((i, r, slot, start, n))
             start += n
     cols = torch.tensor(per_sample, dtype=torch.long).T
@@ -234,8 +246,9 @@ def pack(
         slots=cols[2].to(dev),
         starts=cols[3].to(dev),
         lengths=cols[4].to(dev),
-        time_patches=(cols[4] // freq_patches).to(dev),
+        time_patches=torch.tensor(time_patches)[cols[0]].to(dev),
         patch_size=patch_size,
         max_tokens=max_tokens if math.isfinite(max_tokens) else width,
+        freq_patches=freq_patches,
         cut_frames=cut_frames,
     )

@@ -115,3 +115,18 @@ def test_bad_batches(specs, message):
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="unknown packing strategy 'lifo'"):
         el.pack(random_specs([1]), strategy="lifo")
+
+
+def test_token_dropout_keeps_a_share_of_each_samples_tokens_at_their_own_positions():
+    specs = random_specs([40, 3, 1, 25], seed=9)
+    g = torch.Generator().manual_seed(0)
+    b = el.pack(specs, token_dropout=0.3, generator=g, max_tokens=4096)
+    full = el.pack(specs, max_tokens=4096)
+    assert b.time_patches.tolist() == full.time_patches.tolist()
+    assert 0.6 < b.lengths.sum() / full.lengths.sum() < 0.8
+    for s in range(b.num_samples):
+        i, r = int(b.order[s]), int(b.rows[s])
+        mine = b.sample_ids[r] == b.slots[s]
+        f, t = b.coords[r, mine].unbind(-1)
+        assert mine.sum() >= 1 and f[0] == 0 and t[0] == 0  # the first token always stays
+        assert torch.equal(b.tokens[r, mine], el.patchify(specs[i])[t * 8 + f])
