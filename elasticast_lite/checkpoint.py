@@ -46,7 +46,8 @@ def read_config(path) -> dict:
 
 
 def load_model(path, device="cpu"):
-    """Rebuild the ElasticAST or StandardAST saved in ``path``, in eval mode."""
+    """Rebuild the ElasticAST or StandardAST saved in ``path``, in eval mode; its class
+    names (if saved) are in ``model.classes``."""
     config = read_config(path)
     kinds = {"ElasticAST": ElasticAST, "StandardAST": StandardAST}
     missing = [k for k in ("model", "model_config") if k not in config]
@@ -68,4 +69,5 @@ def load_model(path, device="cpu"):
         model.load_state_dict(state)
     except RuntimeError as e:
         raise CheckpointError(f"weights in {path} do not fit its config: {e}") from e
+    model.classes = config.get("classes")  # class names, when the trainer saved them
     return model.to(device).eval()

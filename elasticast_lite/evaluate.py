@@ -1,0 +1,181 @@
+"""Evaluating across lengths and resolutions: the experiments behind the paper's Figures 1, 4, 5.
+
+Paper, Sec. 3.3-3.5. Each test clip is heard at a series of frame caps (ElasticAST cuts only
+what is longer than the cap and never pads) and at a series of temporal resolutions r (frame
+shift 10·r ms, or average pooling by an integer factor). A standard AST cannot take a length
+it was not trained for, so how it meets one is a choice, and each choice is reported:
+
+- ``paper``: trim/pad the clip to the evaluation length and interpolate the position grid to
+  it (what the paper did);
+- ``pad``: trim/pad to the AST's own training length, whatever the evaluation length (what a
+  fixed-input model does by default);
+- ``windows``: slide the AST's own window (hop: half a window) over the clip and average the
+  logits (what practitioners do; it costs more tokens on long clips).
+
+Every difference between two models comes with a paired bootstrap 95 % interval: the same
+test clips are resampled for both, so the interval is about the models, not the clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import load_audio
+from .checkpoint import load_model
+from .data import read_entries
+from .features import compress, fbank
+from .model import ElasticAST, trim_or_pad
+
+CAPS = (100, 200, 256, 400, 512, 800, 1024, 1600, 2048, 3072)
+RESOLUTIONS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
+FACTORS = (1, 2, 3, 4)
+PROTOCOLS = ("paper", "pad", "windows")
+
+
+@torch.no_grad()
+def ast_logits(model, spec: torch.Tensor, protocol: str, length: int | None = None):
+    """One clip's logits from a StandardAST under ``protocol`` (see the module docstring).
+    ``length``: the evaluation length in frames (``paper`` trims/pads the clip to it); by
+    default the clip's own length."""
+    own = model.target_frames
+    if protocol == "paper":
+        frames = max(16, (length or spec.shape[0]) // 16 * 16)
+        return model([trim_or_pad(spec, frames)], frames=frames)[0]
+    if protocol == "pad" or spec.shape[0] <= own:
+        return model([trim_or_pad(spec, own)])[0]
+    hop = own // 2
+    starts = list(range(0, spec.shape[0] - own + 1, hop))
+    if starts[-1] + own < spec.shape[0]:
+        starts.append(spec.shape[0] - own)  # the last window ends with the clip
+    return model([spec[a: a + own] for a in starts]).mean(0)
+
+
+@torch.no_grad()
+def predict(model, specs: list[torch.Tensor], protocol: str = "paper",
+            length: int | None = None, batch: int = 16) -> np.ndarray:
+    """Predicted class of each spectrogram (ElasticAST: as it is; AST: by ``protocol``)."""
+    model.eval()
+    if isinstance(model, ElasticAST):
+        out = [model(specs[a: a + batch]).argmax(1) for a in range(0, len(specs), batch)]
+        return torch.cat(out).numpy()
+    return np.array([int(ast_logits(model, s, protocol, length).argmax()) for s in specs])
+
+
+def paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, rounds: int = 2000,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``a - b`` (accuracy difference) and its 95 % interval over resampled clips."""
+    rng = np.random.default_rng(seed)
+    diff = correct_a.astype(float) - correct_b.astype(float)
+    idx = rng.integers(0, len(diff), size=(rounds, len(diff)))
+    means = diff[idx].mean(1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def load_clips(data: str, split: str = "test", max_seconds: float = 30.0):
+    """Waveforms and labels of a built set's split (or of a manifest)."""
+    path = Path(data)
+    manifest = path / f"{split}.json" if path.is_dir() else path
+    entries = read_entries(manifest)
+    wavs = [load_audio(e["wav"])[0][: int(max_seconds * 16000)] for e in entries]
+    return wavs, [e["labels"] for e in entries]
+
+
+def evaluate(checkpoints: list[str], data: str, caps=CAPS, resolutions=RESOLUTIONS,
+             factors=FACTORS, split: str = "test", long_seconds: float = 16.0) -> dict:
+    """Accuracy of each checkpoint by frame cap, by resolution and by pooling factor."""
+    models = {Path(c).name: load_model(c) for c in checkpoints}
+    classes = models[Path(checkpoints[0]).name].classes
+    wavs, labels = load_clips(data, split)
+    y = np.array([classes.index(label) for label in labels])
+    base = [fbank(w, 16000) for w in wavs]
+    long = np.array([w.numel() >= long_seconds * 16000 for w in wavs])
+    runs = {}  # (model, protocol) -> {condition: correct [clips]}
+
+    def record(name, protocol, condition, specs, length=None):
+        runs.setdefault(f"{name}/{protocol}", {})[condition] = predict(
+            models[name], specs, protocol, length) == y
+
+    for name, model in models.items():
+        protocols = ["native"] if isinstance(model, ElasticAST) else list(PROTOCOLS)
+        for protocol in protocols:
+            record(name, protocol, "native", base)
+            for cap in caps:
+                record(name, protocol, f"cap {cap}", [s[:cap] for s in base], length=cap)
+            for r in resolutions:
+                if r != 1.0:
+                    record(name, protocol, f"r {r}", [fbank(w, 16000, resolution=r) for w in wavs])
+            for k in factors:
+                if k != 1:
+                    record(name, protocol, f"pool {k}", [compress(s, k) for s in base])
+    result = {"checkpoints": checkpoints, "data": data, "split": split, "clips": len(y),
+              "long_clips": int(long.sum()), "accuracy": {}, "long_accuracy": {},
+              "differences": {}}
+    for run, by in runs.items():
+        result["accuracy"][run] = {c: float(v.mean()) for c, v in by.items()}
+        if long.any():
+            result["long_accuracy"][run] = {c: float(v[long].mean()) for c, v in by.items()}
+    elastic = [r for r in runs if r.endswith("/native")]
+    for e in elastic:
+        for other in runs:
+            if other in elastic:
+                continue
+            for cond in runs[e]:
+                if cond in runs[other]:
+                    d, lo, hi = paired_bootstrap(runs[e][cond], runs[other][cond])
+                    result["differences"].setdefault(f"{e} - {other}", {})[cond] = [d, lo, hi]
+    return result
+
+
+def figures(result: dict, out: Path) -> list[Path]:
+    """Accuracy against frame cap and against resolution, as plotly HTML (paper Figs. 4, 5)."""
+    import plotly.graph_objects as go
+
+    written = []
+    for kind, title in (("cap", "frame cap (length)"), ("r", "temporal resolution r")):
+        fig = go.Figure()
+        for run, acc in result["accuracy"].items():
+            conds = [c for c in acc if c.startswith(kind + " ")]
+            if kind == "r":
+                conds = ["native"] + conds
+            xs = [1.0 if c == "native" else float(c.split()[1]) for c in conds]
+            fig.add_trace(go.Scatter(x=xs, y=[100 * acc[c] for c in conds], name=run,
+                                     mode="lines+markers"))
+        fig.update_layout(xaxis_title=title, yaxis_title="accuracy %", template="plotly_white",
+                          title=f"{result['data']} ({result['split']}, {result['clips']} clips)")
+        if kind == "cap":
+            fig.update_xaxes(type="log")
+        path = out.with_name(f"{out.stem}_{kind}.html")
+        fig.write_html(str(path), include_plotlyjs="cdn")
+        written.append(path)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m elasticast_lite.evaluate",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--data", required=True, help="a built set folder or a manifest")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--caps", type=int, nargs="*", default=list(CAPS))
+    ap.add_argument("--resolutions", type=float, nargs="*", default=list(RESOLUTIONS))
+    ap.add_argument("--factors", type=int, nargs="*", default=list(FACTORS))
+    ap.add_argument("--out", default="results/results.json")
+    args = ap.parse_args(argv)
+    result = evaluate(args.checkpoints, args.data, args.caps, args.resolutions, args.factors,
+                      args.split)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    for run, acc in result["accuracy"].items():
+        print(run, " ".join(f"{c}: {100 * a:.1f}" for c, a in acc.items()))
+    for path in figures(result, out):
+        print("figure", path)
+
+
+if __name__ == "__main__":
+    main()
