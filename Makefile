@@ -27,7 +27,8 @@ SYSTEM_PACKAGES := fluidsynth
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+		if ! command -v apt-get >/dev/null; then echo "please install:$$missing (no apt-get here)"; exit 1; \
+		elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 		elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; \
 		else echo "please install:$$missing"; exit 1; fi; fi
 

@@ -148,9 +148,10 @@ def load_audio(
         sr = check_sample_rate(sample_rate, "sample_rate (required with an array)")
         name = "array"
     sr = check_sample_rate(sr, f"sample rate of {name}")
-    data = _to_mono(_int_pcm_to_float(np.asarray(data)))
+    data = np.asarray(data)
     if data.size == 0:
         raise EmptyAudioError(f"{name} holds no audio samples")
+    data = _to_mono(_int_pcm_to_float(data))
     if data.size > max_seconds * sr:
         raise AudioTooLongError(
             f"{name} is {data.size / sr:.1f} s long; the limit is {max_seconds:.0f} s (max_seconds)"

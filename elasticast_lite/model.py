@@ -52,7 +52,7 @@ class ModelConfig:
     num_mel_bins: int = NUM_MEL_BINS
     max_time_patches: int = 256  # one full 2048-token row of 8 frequency patches
     max_tokens: int = 2048  # L' of the paper: tokens per packed row
-    packing: str = "fcfs"  # the paper's rule; see packing.STRATEGIES
+    packing: str = "fcfs"  # the paper's rule (packing.STRATEGIES); unused by flat "varlen"
     attention: str = "auto"  # see attention.BACKENDS
     dropout: float = 0.0
 

@@ -86,6 +86,9 @@ def test_empty_file_and_array(tmp_path):
     sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), 16000)
     with pytest.raises(el.EmptyAudioError, match="no audio samples"):
         el.load_audio(tmp_path / "empty.wav")
+    sf.write(tmp_path / "empty_stereo.wav", np.zeros((0, 2), np.float32), 16000)
+    with pytest.raises(el.EmptyAudioError, match="no audio samples"):
+        el.load_audio(tmp_path / "empty_stereo.wav")
     with pytest.raises(el.EmptyAudioError):
         el.load_audio(np.zeros(0), sample_rate=16000)
 
@@ -117,6 +120,12 @@ def test_too_long_is_refused(tmp_path):
 def test_bad_sample_rates(rate, message):
     with pytest.raises(el.SampleRateError, match=message):
         el.load_audio(np.zeros(16000, np.float32), sample_rate=rate)
+
+
+def test_a_file_with_an_unusable_rate(tmp_path):
+    sf.write(tmp_path / "slow.wav", np.zeros(800, np.float32), 800)  # 800 Hz: below 1 kHz
+    with pytest.raises(el.SampleRateError, match="sample rate of slow.wav 800 Hz is outside"):
+        el.load_audio(tmp_path / "slow.wav")
 
 
 def test_bad_target_rate():

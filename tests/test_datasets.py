@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
+import elasticast_lite as el
 from elasticast_lite.datasets import build_instruments, build_voices
 from elasticast_lite.datasets import sources as src
 from elasticast_lite.datasets.instruments import INSTRUMENTS, midi_file
@@ -47,7 +49,7 @@ def test_same_seed_same_bytes_other_seed_other_clips(voices, instruments, tmp_pa
     for (out, _), build in ((voices, build_voices), (instruments, build_instruments)):
         build(tmp_path / "again", clips=len(list(out.rglob("*.wav"))), seed=5)
         assert digest(tmp_path / "again") == digest(out)
-        build(tmp_path / "other", clips=6, seed=6)
+        build(tmp_path / "other", clips=len(list(out.rglob("*.wav"))), seed=6)
         assert digest(tmp_path / "other") != digest(out)
         shutil.rmtree(tmp_path / "again")
         shutil.rmtree(tmp_path / "other")
@@ -132,3 +134,14 @@ def test_data_samples_cover_every_class_with_long_clips_and_stay_small():
         manifest = json.loads((SAMPLES / f"{name}.json").read_text())["data"]
         assert sorted(e["labels"] for e in manifest) == sorted(classes)
         assert all((SAMPLES / e["wav"]).is_file() for e in manifest)
+
+
+@pytest.mark.parametrize("name", ["voices", "instruments"])
+def test_the_loaders_read_every_demo_clip(name):
+    ds = el.AudioDataset(SAMPLES / f"{name}.json", on_error="raise")
+    assert ds.classes == sorted(VOICES if name == "voices" else INSTRUMENTS)
+    tokens = ds.lengths_in_tokens()
+    for i in range(len(ds)):
+        spec, target = ds[i]
+        assert spec.shape == (tokens[i] // 8 * 16, 128) and torch.isfinite(spec).all()
+        assert ds.classes[int(target)] in Path(ds.entries[i]["wav"]).name

@@ -14,7 +14,7 @@ SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 def test_readme_has_snippets_and_the_two_commands():
     assert SNIPPETS
-    assert "make test" in README and "python -m elasticast_lite" in README
+    assert "make test" in README and "make demo" in README
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)))
@@ -23,9 +23,14 @@ def test_readme_python_snippet_runs(index, monkeypatch):
     exec(compile(SNIPPETS[index], f"README snippet {index}", "exec"), {})
 
 
-def test_main_command_prints_token_usage():
+def test_main_command_prints_the_token_usage_the_readme_shows():
     out = subprocess.run([sys.executable, "-m", "elasticast_lite"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300, check=True).stdout
-    assert re.search(r"real \d+, padding \d+ \(\d+\.\d % of computed\), cut 0", out)
-    assert re.search(r"cut \d+ \(\d+\.\d % of the audio's tokens thrown away\)", out)
+    shown = re.search(r"```\n(ElasticAST \(fcfs.*?)```", README, flags=re.S).group(1)
+    for line in shown.strip().splitlines():
+        assert line in out.splitlines()
     assert "logits (12, 10) in input order" in out
+    ffd = subprocess.run([sys.executable, "-m", "elasticast_lite", "--strategy", "ffd"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300).stdout
+    rows, pct = re.search(r"into (\d+) rows with (\d+\.\d) % padding", README).groups()
+    assert f": {rows} rows x" in ffd and f"({pct} % of computed)" in ffd

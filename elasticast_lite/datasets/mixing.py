@@ -3,8 +3,10 @@
 A clip of one voice (or instrument) alone would be recognised from any single frame, and
 then length could not matter. Real recordings carry other talkers, noise and a channel of
 their own; here every clip gets a quieter second source of another class (most of the time),
-noise at a random signal-to-noise ratio and a random spectral tilt. Evidence then adds up
-over time, as it does in VoxCeleb, so a model that hears the whole clip can do better.
+noise at a random signal-to-noise ratio, a random spectral tilt and a random smooth
+equaliser (its own channel: the long-term spectrum alone must not give the class away).
+Evidence then adds up over time, as it does in VoxCeleb, so a model that hears the whole
+clip can do better.
 """
 
 from __future__ import annotations

@@ -70,11 +70,13 @@ def probe(folder, crops=(1, 2, 4, 8)) -> dict:
         if sel.any():
             result["by_length"][f"{lo}-{hi} s"] = (float(full[sel].mean()), int(sel.sum()))
     long = seconds >= max(crops)  # the same clips at every crop: only evidence changes
+    result["long_clips"] = int(long.sum())
+    if not long.any():
+        return result
     for c in crops:
         cropped = predict(features([e for e, keep in zip(test, long) if keep], c)).numpy()
         result["by_crop"][f"{c} s"] = float((cropped == y[long]).mean())
     result["by_crop"]["whole"] = float(full[long].mean())
-    result["long_clips"] = int(long.sum())
     return result
 
 
@@ -83,6 +85,7 @@ def format_probe(r: dict) -> str:
              f"probe accuracy {100 * r['native']:.1f} %"]
     lines.append("by clip length: " + ", ".join(
         f"{k} {100 * a:.1f} % (n={n})" for k, (a, n) in r["by_length"].items()))
-    lines.append(f"the {r['long_clips']} test clips of 8 s or more, cropped: " + ", ".join(
-        f"{k} {100 * a:.1f} %" for k, a in r["by_crop"].items()))
+    if r["by_crop"]:
+        lines.append(f"the {r['long_clips']} test clips of 8 s or more, cropped: " + ", ".join(
+            f"{k} {100 * a:.1f} %" for k, a in r["by_crop"].items()))
     return "\n".join(lines)

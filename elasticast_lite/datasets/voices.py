@@ -52,17 +52,19 @@ def load_prompts(voice: str, min_seconds: float = 0.3) -> dict[str, np.ndarray]:
     """Every prompt of a voice (not the silence files), resampled to 16 kHz, by relative name.
     Kept in memory after the first call (read-only: callers never change the arrays)."""
     folder = voice_folder(voice)
-    prompts = {}
-    for path in sorted(folder.rglob("*.wav")):
-        name = path.relative_to(folder).as_posix()
-        if name.startswith("silence/"):
-            continue
-        x, sr = sf.read(str(path), dtype="float32")
-        if x.ndim > 1:
-            x = x.mean(1)
-        if len(x) >= min_seconds * sr:
-            prompts[name] = x if sr == SR else AF.resample(torch.from_numpy(x), sr, SR).numpy()
-    return prompts
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # thousands of tiny resamplings: threads only get in the way
+    try:
+        prompts = {}
+        for path in sorted(folder.rglob("*.wav")):
+            name = path.relative_to(folder).as_posix()
+            x, sr = sf.read(str(path), dtype="float32")
+            x = x.mean(1) if x.ndim > 1 else x
+            if not name.startswith("silence/") and len(x) >= min_seconds * sr:
+                prompts[name] = x if sr == SR else AF.resample(torch.from_numpy(x), sr, SR).numpy()
+        return prompts
+    finally:
+        torch.set_num_threads(threads)
 
 
 def split_prompts(names: list[str], seed: int) -> dict[str, list[str]]:
