@@ -63,6 +63,12 @@ def predict(model, specs: list[torch.Tensor], protocol: str = "paper",
     if isinstance(model, ElasticAST):
         out = [model(specs[a: a + batch]).argmax(1) for a in range(0, len(specs), batch)]
         return torch.cat(out).numpy()
+    same = {"pad": model.target_frames, "paper": length}.get(protocol)
+    if same:  # every clip trimmed/padded to one length: batch them (same numbers as one by one)
+        frames = max(16, same // 16 * 16)
+        out = [model([trim_or_pad(s, frames) for s in specs[a: a + batch]], frames=frames)
+               for a in range(0, len(specs), batch)]
+        return torch.cat(out).argmax(1).numpy()
     return np.array([int(ast_logits(model, s, protocol, length).argmax()) for s in specs])
 
 

@@ -86,3 +86,12 @@ def test_predict_cli_prints_each_models_top_5(pair):
     for line in lines[1:]:
         assert line.count("%") == 5 and any(v in line for v in VOICES)
     assert json.loads((pair / "e" / "config.json").read_text())["classes"] == sorted(VOICES)
+
+
+@pytest.mark.parametrize("protocol, length", [("pad", None), ("paper", 96)])
+def test_batched_predictions_equal_clip_by_clip(ast, protocol, length):
+    from elasticast_lite.evaluate import predict
+
+    specs = random_specs([1, 3, 6, 9, 2], seed=5)
+    one_by_one = [int(ast_logits(ast, s, protocol, length).argmax()) for s in specs]
+    assert predict(ast, specs, protocol, length).tolist() == one_by_one
