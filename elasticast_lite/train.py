@@ -98,9 +98,10 @@ def build_model(recipe: Recipe, num_classes: int):
     raise ValueError(f"--model must be 'elastic' or 'ast', got {recipe.model!r}")
 
 
-def make_dataset(recipe: Recipe, manifest, classes, train: bool) -> AudioDataset:
+def make_dataset(recipe: Recipe, manifest, train: bool, classes=None,
+                 labels_csv=None) -> AudioDataset:
     return AudioDataset(
-        manifest, classes=classes, max_seconds=recipe.max_seconds,
+        manifest, classes=classes, labels_csv=labels_csv, max_seconds=recipe.max_seconds,
         resolution=recipe.resolution_value() if train else 1.0,
         fixed_frames=recipe.target_frames if recipe.model == "ast" else None,
         spec_augment=recipe.spec_augment and train, seed=recipe.seed)
@@ -207,10 +208,10 @@ def train(recipe: Recipe, resume: bool = False, stop_after_steps: int | None = N
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     out = Path(recipe.out)
     train_manifest, val_manifest, labels_csv = split_paths(recipe.data)
-    probe = AudioDataset(train_manifest, labels_csv=labels_csv)
-    classes = probe.classes
-    train_ds = make_dataset(recipe, train_manifest, classes, train=True)
-    val_ds = make_dataset(recipe, val_manifest, classes, train=False) if val_manifest else None
+    train_ds = make_dataset(recipe, train_manifest, train=True, labels_csv=labels_csv)
+    classes = train_ds.classes
+    val_ds = make_dataset(recipe, val_manifest, train=False, classes=classes) if val_manifest \
+        else None
     torch.manual_seed(recipe.seed)
     model = build_model(recipe, len(classes)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr,
