@@ -12,8 +12,10 @@ reported as a ratio to the ideal: each clip run alone, with no padding and no ma
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -78,16 +80,16 @@ def training_costs(cfg: el.ModelConfig, batches, rounds: int, device: str) -> li
     return rows
 
 
-def padding_table(seconds: np.ndarray) -> list[list]:
+def padding_table(seconds: np.ndarray, ast_frames=(1024,)) -> list[list]:
     tokens = (frames_of(seconds) // 16 * 8).tolist()
     rows = []
-    ast_tokens = 1024 // 16 * 8  # a standard AST at 10.24 s
-    real_in_ast = sum(min(n, ast_tokens) for n in tokens)
-    ast_pad = ast_tokens * len(tokens) - real_in_ast
-    ast_cut = sum(max(n - ast_tokens, 0) for n in tokens)
-    ast_pad_pct = 100 * ast_pad / (ast_tokens * len(tokens))
-    rows.append(["fixed 10 s AST (trim/pad)", "any", f"{ast_pad_pct:.1f}",
-                 f"{100 * ast_cut / sum(tokens):.1f}"])
+    for frames in ast_frames:  # a standard AST that trims/pads every clip to ``frames``
+        ast_tokens = frames // 16 * 8
+        ast_pad = sum(max(ast_tokens - n, 0) for n in tokens)
+        ast_cut = sum(max(n - ast_tokens, 0) for n in tokens)
+        rows.append([f"AST at {frames} frames (trim/pad)", "any",
+                     f"{100 * ast_pad / (ast_tokens * len(tokens)):.1f}",
+                     f"{100 * ast_cut / sum(tokens):.1f}"])
     for strategy in ("pad", "fcfs", "ffd", "bfd"):
         for bs in (4, 8, 16, 24, 32, 64):
             computed = 0
@@ -112,6 +114,9 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--data", default="data/voices",
+                    help="a built teaching set: its token usage table too (if it exists)")
+    ap.add_argument("--usage-only", action="store_true", help="only the token usage tables")
     args = ap.parse_args(argv)
     rounds, names = (3, ["tiny"]) if args.quick else (args.rounds, args.configs)
 
@@ -126,12 +131,18 @@ def main(argv=None):
         "base2": ("base width, 2 layers (768 wide, 12 heads)",
                   el.ModelConfig.base(num_classes=10, depth=2)),
     }
-    for title, cfg in (configs[name] for name in names):
+    for title, cfg in (configs[name] for name in names if not args.usage_only):
         rows = training_costs(cfg, batches, rounds, args.device)
         print_table(["path", "us per informative token", "x ideal"], rows,
                     f"Forward+backward, {title}, batches of {args.batch}, median of {rounds}")
     print_table(["packing", "clips per batch", "padding % of computed", "cut % of real"],
                 padding_table(seconds), "Token usage over 3000 VoxCeleb-like clips (Table 1)")
+    manifest = Path(args.data) / "train.json"
+    if manifest.exists():
+        data = np.minimum([e["seconds"] for e in json.loads(manifest.read_text())["data"]], 30)
+        print_table(["packing", "clips per batch", "padding % of computed", "cut % of real"],
+                    padding_table(data, (200, 400, 800, 1024)),
+                    f"Token usage over the {len(data)} clips of {manifest} (Table 1)")
 
 
 if __name__ == "__main__":

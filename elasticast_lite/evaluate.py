@@ -37,6 +37,17 @@ FACTORS = (1, 2, 3, 4)
 PROTOCOLS = ("paper", "pad", "windows")
 
 
+def ast_windows(frames: int, own: int) -> list[tuple[int, int]]:
+    """The ``windows`` protocol's [start, end) frames: the AST's own window slid with
+    half-window hops, the last one ending with the clip (one window when the clip fits)."""
+    if frames <= own:
+        return [(0, own)]
+    starts = list(range(0, frames - own + 1, own // 2))
+    if starts[-1] + own < frames:
+        starts.append(frames - own)  # the last window ends with the clip
+    return [(a, a + own) for a in starts]
+
+
 @torch.no_grad()
 def ast_logits(model, spec: torch.Tensor, protocol: str, length: int | None = None):
     """One clip's logits from a StandardAST under ``protocol`` (see the module docstring).
@@ -48,11 +59,7 @@ def ast_logits(model, spec: torch.Tensor, protocol: str, length: int | None = No
         return model([trim_or_pad(spec, frames)], frames=frames)[0]
     if protocol == "pad" or spec.shape[0] <= own:
         return model([trim_or_pad(spec, own)])[0]
-    hop = own // 2
-    starts = list(range(0, spec.shape[0] - own + 1, hop))
-    if starts[-1] + own < spec.shape[0]:
-        starts.append(spec.shape[0] - own)  # the last window ends with the clip
-    return model([spec[a: a + own] for a in starts]).mean(0)
+    return model([spec[a:b] for a, b in ast_windows(spec.shape[0], own)]).mean(0)
 
 
 @torch.no_grad()
@@ -138,26 +145,19 @@ def evaluate(checkpoints: list[str], data: str, caps=CAPS, resolutions=RESOLUTIO
 
 
 def figures(result: dict, out: Path) -> list[Path]:
-    """Accuracy against frame cap and against resolution, as plotly HTML (paper Figs. 4, 5)."""
-    import plotly.graph_objects as go
+    """Accuracy against frame cap and against resolution (paper Figs. 4, 5): plotly HTML, and
+    PNG where a static export works (kaleido with a Chromium; skipped with a note if not)."""
+    from .viz import accuracy_curves, write_png
 
     written = []
-    for kind, title in (("cap", "frame cap (length)"), ("r", "temporal resolution r")):
-        fig = go.Figure()
-        for run, acc in result["accuracy"].items():
-            conds = [c for c in acc if c.startswith(kind + " ")]
-            if kind == "r":
-                conds = ["native"] + conds
-            xs = [1.0 if c == "native" else float(c.split()[1]) for c in conds]
-            fig.add_trace(go.Scatter(x=xs, y=[100 * acc[c] for c in conds], name=run,
-                                     mode="lines+markers"))
-        fig.update_layout(xaxis_title=title, yaxis_title="accuracy %", template="plotly_white",
-                          title=f"{result['data']} ({result['split']}, {result['clips']} clips)")
-        if kind == "cap":
-            fig.update_xaxes(type="log")
+    for kind in ("cap", "r"):
+        fig = accuracy_curves(result, kind)
         path = out.with_name(f"{out.stem}_{kind}.html")
         fig.write_html(str(path), include_plotlyjs="cdn")
         written.append(path)
+        png = write_png(fig, path.with_suffix(".png"))
+        if png:
+            written.append(png)
     return written
 
 

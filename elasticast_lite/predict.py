@@ -1,24 +1,24 @@
 """``python -m elasticast_lite.predict FILE...``: what each model hears in a clip, top 5.
 
-The same path the app takes: load the audio (any format, any rate, mono 16 kHz), crop it to a
-working length, compute the spectrogram at resolution r, and ask both models of a pair, the
-standard AST under the chosen protocol (``evaluate.ast_logits``) and ElasticAST as it is.
+The same path the app takes (``compare.compare``): load the audio (any format, any rate, mono
+16 kHz), crop it to a working length, compute the spectrogram at resolution r, and ask both
+models of a pair, the standard AST under the chosen protocol and ElasticAST as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
-
-import torch
 
 from .audio import load_audio
 from .checkpoint import load_model
-from .evaluate import ast_logits
-from .features import fbank
-from .model import ElasticAST
+from .compare import METHODS, SAMPLE_RATE, Settings, compare
 
-CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+# the shipped checkpoints (ELASTICAST_CHECKPOINTS points elsewhere, e.g. a fresh `make
+# checkpoints CKPT=...`)
+CHECKPOINTS = Path(os.environ.get("ELASTICAST_CHECKPOINTS",
+                                  Path(__file__).resolve().parents[1] / "checkpoints"))
 PAIRS = {
     "voices": ("voices_ast400", "voices_elastic"),
     "instruments": ("instruments_ast992", "instruments_elastic_mixed"),
@@ -30,27 +30,12 @@ def load_pair(pair: str = "voices", folder: Path = CHECKPOINTS) -> dict:
     return {name: load_model(folder / name) for name in PAIRS[pair]}
 
 
-@torch.no_grad()
-def top_k(model, spec: torch.Tensor, classes: list[str], protocol: str = "paper", k: int = 5):
-    """The ``k`` most probable classes as (name, probability), best first."""
-    model.eval()
-    if isinstance(model, ElasticAST):
-        logits = model([spec])[0]
-    else:
-        logits = ast_logits(model, spec, protocol)
-    probs = logits.float().softmax(-1)
-    best = probs.topk(min(k, len(classes)))
-    return [(classes[int(i)], float(p)) for p, i in zip(best.values, best.indices)]
-
-
 def predict_file(path, models: dict, seconds: float | None = 30.0, resolution: float = 1.0,
-                 protocol: str = "paper", k: int = 5) -> dict:
-    """Top-``k`` of each model for the first ``seconds`` of ``path`` at resolution r."""
-    wav, sr = load_audio(path)
-    if seconds:
-        wav = wav[: int(seconds * sr)]
-    spec = fbank(wav, sr, resolution=resolution)
-    return {name: top_k(model, spec, model.classes, protocol, k) for name, model in models.items()}
+                 protocol: str = "paper", method: str = "frame shift", k: int = 5) -> dict:
+    """Top-``k`` (label, probability) of each model for the first ``seconds`` of ``path``."""
+    wav, _ = load_audio(path, SAMPLE_RATE)
+    views = compare(wav, models, Settings(seconds, resolution, method, protocol), k)
+    return {name: v.top for name, v in views.items()}
 
 
 def main(argv=None):
@@ -62,6 +47,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--resolution", type=float, default=1.0)
     ap.add_argument("--protocol", choices=["paper", "pad", "windows"], default="paper")
+    ap.add_argument("--method", choices=METHODS, default="frame shift")
     args = ap.parse_args(argv)
     if args.model:
         models = {Path(path).name: load_model(path) for path in args.model}
@@ -70,7 +56,7 @@ def main(argv=None):
     for f in args.files:
         print(f)
         for name, top in predict_file(f, models, args.seconds, args.resolution,
-                                      args.protocol).items():
+                                      args.protocol, args.method).items():
             print(f"  {name:28s} " + ", ".join(f"{c} {100 * p:.0f}%" for c, p in top))
 
 
