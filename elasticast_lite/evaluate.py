@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .audio import load_audio
 from .checkpoint import load_model
@@ -113,18 +114,17 @@ def evaluate(checkpoints: list[str], data: str, caps=CAPS, resolutions=RESOLUTIO
         runs.setdefault(f"{name}/{protocol}", {})[condition] = predict(
             models[name], specs, protocol, length) == y
 
-    for name, model in models.items():
-        protocols = ["native"] if isinstance(model, ElasticAST) else list(PROTOCOLS)
-        for protocol in protocols:
-            record(name, protocol, "native", base)
-            for cap in caps:
-                record(name, protocol, f"cap {cap}", [s[:cap] for s in base], length=cap)
-            for r in resolutions:
-                if r != 1.0:
-                    record(name, protocol, f"r {r}", [fbank(w, 16000, resolution=r) for w in wavs])
-            for k in factors:
-                if k != 1:
-                    record(name, protocol, f"pool {k}", [compress(s, k) for s in base])
+    runs_todo = [(name, protocol) for name, model in models.items()
+                 for protocol in (["native"] if isinstance(model, ElasticAST) else PROTOCOLS)]
+    coarser = {f"r {r}": [fbank(w, 16000, resolution=r) for w in wavs]
+               for r in resolutions if r != 1.0}
+    coarser.update({f"pool {k}": [compress(s, k) for s in base] for k in factors if k != 1})
+    for name, protocol in tqdm(runs_todo, desc="evaluate", unit="model/protocol"):
+        record(name, protocol, "native", base)
+        for cap in caps:
+            record(name, protocol, f"cap {cap}", [s[:cap] for s in base], length=cap)
+        for condition, specs in coarser.items():
+            record(name, protocol, condition, specs)
     result = {"checkpoints": checkpoints, "data": data, "split": split, "clips": len(y),
               "long_clips": int(long.sum()), "accuracy": {}, "long_accuracy": {},
               "differences": {}}
@@ -161,24 +161,59 @@ def figures(result: dict, out: Path) -> list[Path]:
     return written
 
 
+def _table(rows: dict, columns: list[str], cell) -> list[str]:
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join(cell(values.get(c)) for c in columns) + " |")
+    return lines
+
+
+def report(result: dict) -> str:
+    """The result as markdown tables: accuracy % by length and by resolution, on the clips
+    of 16 s or more, and every ElasticAST - AST difference with its 95 % interval."""
+    acc, out = result["accuracy"], []
+    conds = list(next(iter(acc.values())))
+    by_length = [c for c in conds if c == "native" or c.startswith("cap ")]
+    by_r = ["native"] + [c for c in conds if c.startswith(("r ", "pool "))]
+    pct = lambda v: "" if v is None else f"{100 * v:.1f}"
+    ivl = lambda v: "" if v is None else f"{100 * v[0]:+.1f} [{100 * v[1]:+.1f}, {100 * v[2]:+.1f}]"
+    title = f"{result['data']}, {result['split']} split, {result['clips']} clips"
+    out += [f"Accuracy % by frame cap ({title}):", ""] + _table(acc, by_length, pct)
+    if result.get("long_accuracy"):
+        out += ["", f"The {result['long_clips']} clips of 16 s or more, cropped to each cap:", ""]
+        out += _table(result["long_accuracy"], by_length, pct)
+    out += ["", "Accuracy % by resolution (r: frame shift 10·r ms; pool k: 10 ms pooled by k):",
+            ""] + _table(acc, by_r, pct)
+    if result["differences"]:
+        out += ["", "ElasticAST minus AST, points, paired bootstrap 95 % interval:", ""]
+        out += _table(result["differences"], by_length + by_r[1:], ivl)
+    return "\n".join(out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m elasticast_lite.evaluate",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoints", nargs="+")
-    ap.add_argument("--data", required=True, help="a built set folder or a manifest")
+    ap.add_argument("checkpoints", nargs="*")
+    ap.add_argument("--report", metavar="RESULT_JSON",
+                    help="print a results JSON as markdown tables (nothing is evaluated)")
+    ap.add_argument("--data", help="a built set folder or a manifest")
     ap.add_argument("--split", default="test")
     ap.add_argument("--caps", type=int, nargs="*", default=list(CAPS))
     ap.add_argument("--resolutions", type=float, nargs="*", default=list(RESOLUTIONS))
     ap.add_argument("--factors", type=int, nargs="*", default=list(FACTORS))
     ap.add_argument("--out", default="results/results.json")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(json.loads(Path(args.report).read_text())))
+        return
+    if not args.checkpoints or not args.data:
+        ap.error("give checkpoints and --data (or --report RESULT_JSON)")
     result = evaluate(args.checkpoints, args.data, args.caps, args.resolutions, args.factors,
                       args.split)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
-    for run, acc in result["accuracy"].items():
-        print(run, " ".join(f"{c}: {100 * a:.1f}" for c, a in acc.items()))
+    print(report(result))
     for path in figures(result, out):
         print("figure", path)
 

@@ -130,13 +130,20 @@ def accuracy_curves(result: dict, kind: str = "cap") -> go.Figure:
     """Accuracy of every run in an ``evaluate`` result against frame cap (``kind="cap"``,
     the paper's Fig. 4) or against resolution (``kind="r"``, Fig. 5)."""
     fig = go.Figure()
+    models = list(dict.fromkeys(run.split("/")[0] for run in result["accuracy"]))
+    palette = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
+    dashes = {"native": "solid", "paper": "solid", "pad": "dash", "windows": "dot"}
     for run, acc in result["accuracy"].items():
+        model, protocol = run.split("/")
         conds = [c for c in acc if c.startswith(kind + " ")]
         if kind == "r":
             conds = ["native"] + conds
         xs = [1.0 if c == "native" else float(c.split()[1]) for c in conds]
-        fig.add_trace(go.Scatter(x=xs, y=[100 * acc[c] for c in conds], name=run,
-                                 mode="lines+markers"))
+        fig.add_trace(go.Scatter(
+            x=xs, y=[100 * acc[c] for c in conds], name=run, mode="lines+markers",
+            line={"color": palette[models.index(model) % len(palette)],
+                  "dash": dashes.get(protocol, "solid"),
+                  "width": 4 if protocol == "native" else 2}))
     title = {"cap": "frame cap (length)", "r": "temporal resolution r"}[kind]
     fig.update_layout(xaxis_title=title, yaxis_title="accuracy %",
                       title=f"{result['data']} ({result['split']}, {result['clips']} clips)",

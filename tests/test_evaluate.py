@@ -13,7 +13,7 @@ import torch
 import elasticast_lite as el
 from conftest import micro_config, random_specs
 from elasticast_lite.datasets import VOICES
-from elasticast_lite.evaluate import ast_logits, evaluate, paired_bootstrap
+from elasticast_lite.evaluate import ast_logits, evaluate, paired_bootstrap, report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,10 @@ def test_the_sweep_runs_on_the_demo_clips(pair):
     assert all(set(acc) == conditions for acc in result["accuracy"].values())
     d, lo, hi = result["differences"]["e/native - a/pad"]["cap 100"]
     assert lo <= d <= hi
+    table = report(result).splitlines()  # the README's tables, from the same numbers
+    row = next(line for line in table if line.startswith("| a/pad |"))
+    assert row.split(" | ")[2] == f"{100 * result['accuracy']['a/pad']['cap 100']:.1f}"
+    assert f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]" in "\n".join(table)
 
 
 def test_predict_cli_prints_each_models_top_5(pair):
