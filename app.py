@@ -104,7 +104,9 @@ def _conversions(path: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _clip(path: str, key: tuple) -> tuple[torch.Tensor, str]:
+def _clip(key: tuple) -> tuple[torch.Tensor, str]:
+    """The clip of ``_key(path)``: read once per file content, kept for the next slider move."""
+    path = key[0]
     try:
         wav, _ = load_audio(path, SAMPLE_RATE)
     except AudioTooLongError:
@@ -133,13 +135,12 @@ def _key(path) -> tuple:
 
 def clip(path) -> tuple[torch.Tensor, str]:
     """The clip at ``path`` as mono 16 kHz (at most 30 s) and a note about what was done."""
-    key = _key(path)
-    return _clip(key[0], key)
+    return _clip(_key(path))
 
 
 @functools.lru_cache(maxsize=32)
 def _curves(key: tuple, pair: str, method: str, protocol: str) -> tuple[dict, float]:
-    wav, _ = _clip(key[0], key)
+    wav, _ = _clip(key)
     start = time.perf_counter()
     curves = sweep(wav, models_of(pair), protocol, method)
     return curves, 1000 * (time.perf_counter() - start)
@@ -150,7 +151,7 @@ def predict(path, pair: str = "voices", seconds: float | None = None, resolution
     """What the page shows, as data: each model's ``View`` and confidence curves, a message.
     Raises ``AudioError``/``ValueError`` with a message a user can act on."""
     key = _key(path)
-    wav, note = _clip(key[0], key)
+    wav, note = _clip(key)
     clip_seconds = wav.numel() / SAMPLE_RATE
     seconds = min(seconds, clip_seconds) if seconds else clip_seconds
     settings = Settings(seconds, float(resolution), method, protocol)
