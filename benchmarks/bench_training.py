@@ -1,12 +1,17 @@
 """Training cost per informative token, and padding per packer: prints two tables.
 
-    python benchmarks/bench_training.py            # full run (a few minutes on 2 cores)
-    python benchmarks/bench_training.py --quick    # one small config, few rounds
+    python benchmarks/bench_training.py            # tiny model (about 8 minutes on 2 cores)
+    python benchmarks/bench_training.py --configs tiny base2   # and base width (+30 minutes)
+    python benchmarks/bench_training.py --quick    # one round of 4 batches
 
 Every path trains the same model (forward + backward) on the same batches of 24 clips with
-VoxCeleb-like lengths (4 s plus a lognormal tail, capped at 30 s). The cost of each path is
-its median step time over interleaved rounds divided by the real tokens it processed, and is
-reported as a ratio to the ideal: each clip run alone, with no padding and no mask.
+VoxCeleb-like lengths (4 s plus a lognormal tail, capped at 30 s). A path's cost is what an
+epoch would cost it: time over real tokens, summed over a round of batches that stands for
+the epoch. Most batches hold only short clips, but the few that hold a long one cost padding
+paths the most, so a round draws one batch from each eighth of the epoch's batches ranked by
+their longest clip (stratified sampling). Paths take turns batch by batch; each cost is the
+median over rounds, as a ratio to the ideal (each clip run alone, no padding, no mask) and
+to the default path, both taken within each round.
 """
 
 from __future__ import annotations
@@ -45,11 +50,35 @@ PATHS = {
 IDEAL = "ideal: each clip alone, no padding, no mask"
 
 
-def training_costs(cfg: el.ModelConfig, batches, rounds: int, device: str) -> list[list]:
+def stratified_rounds(seconds: np.ndarray, batch: int, strata: int, rounds: int,
+                      seed: int = 0) -> list[list[int]]:
+    """``rounds`` lists of batch indices, one batch drawn from each of ``strata`` equal
+    groups of the epoch's batches ranked by their longest clip."""
+    longest = [seconds[i : i + batch].max() for i in range(0, len(seconds) - batch + 1, batch)]
+    groups = np.array_split(np.argsort(longest, kind="stable"), strata)
+    rng = np.random.default_rng(seed)
+    return [[int(rng.choice(g)) for g in groups] for _ in range(rounds)]
+
+
+def counted_ratio(seconds: np.ndarray, batch: int, cfg: el.ModelConfig) -> float:
+    """Forward FLOPs of pad-to-max over those of per-clip attention, counted over every batch
+    of the epoch: per layer, a computed token costs 2(4 + 2 mlp_ratio) d^2 in matrix
+    products and an attention score 4 d (Q K^T and the weighted sum of V)."""
+    per_token, per_score = 2 * (4 + 2 * cfg.mlp_ratio) * cfg.width**2, 4 * cfg.width
+    padded = useful = 0.0
+    for a in range(0, len(seconds) - batch + 1, batch):
+        n = frames_of(seconds[a : a + batch]) // 16 * 8
+        padded += len(n) * (n.max() * per_token + n.max() ** 2 * per_score)
+        useful += n.sum() * per_token + (n**2).sum() * per_score
+    return padded / useful
+
+
+def training_costs(cfg: el.ModelConfig, rounds: list[list[list]], device: str) -> list[list]:
+    """``rounds``: lists of batches (lists of spectrograms). One table row per path."""
     torch.manual_seed(0)
     model = el.ElasticAST(cfg).to(device).train()
     default = model.backend  # what `auto` picks for training on this device
-    batches = [[s.to(device) for s in b] for b in batches]
+    batches = [[s.to(device) for s in b] for r in rounds for b in r]
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda")
 
@@ -66,17 +95,23 @@ def training_costs(cfg: el.ModelConfig, batches, rounds: int, device: str) -> li
             step([s], "fcfs", "varlen")
 
     paths = {name: how for name, how in PATHS.items() if how[1] != "flex" or device == "cuda"}
-    runs = {name: (lambda r, how=how: step(batches[r], *how)) for name, how in paths.items()}
-    runs[IDEAL] = lambda r: ideal(batches[r])
+    runs = {name: (lambda i, how=how: step(batches[i], *how)) for name, how in paths.items()}
+    runs[IDEAL] = lambda i: ideal(batches[i])
+    default_name = next(name for name, how in paths.items() if how[1] == default)
     interleaved_times(runs, 1, sync)  # warm-up (and FlexAttention's compile) off the clock
-    times = interleaved_times(runs, len(batches), sync)
-    tokens = [sum(s.shape[0] // 16 * 8 for s in b) for b in batches]
-    cost = {name: float(np.median([t / n for t, n in zip(ts, tokens)]))
+    times = interleaved_times(runs, len(batches), sync)  # seconds per path, batch by batch
+    tokens = np.array([sum(s.shape[0] // 16 * 8 for s in b) for b in batches])
+    ends = np.cumsum([len(r) for r in rounds])
+    # cost[name][j]: seconds per real token over round j
+    cost = {name: np.array([t.sum() / n.sum() for t, n in
+                            zip(np.split(np.array(ts), ends[:-1]), np.split(tokens, ends[:-1]))])
             for name, ts in times.items()}
     rows = []
     for name, c in cost.items():
-        mark = " (default)" if PATHS.get(name, (None, None))[1] == default else ""
-        rows.append([name + mark, f"{c * 1e6:.2f}", f"{c / cost[IDEAL]:.2f}"])
+        mark = " (default)" if name == default_name else ""
+        rows.append([name + mark, f"{np.median(c) * 1e6:.1f}",
+                     f"{np.median(c / cost[IDEAL]):.2f}",
+                     f"{np.median(c / cost[default_name]):.2f}"])
     return rows
 
 
@@ -109,32 +144,39 @@ def padding_table(seconds: np.ndarray, ast_frames=(1024,)) -> list[list]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny config only, 3 rounds")
-    ap.add_argument("--configs", nargs="+", default=["tiny", "base2"], choices=["tiny", "base2"])
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--quick", action="store_true", help="one round of 4 batches, tiny only")
+    ap.add_argument("--configs", nargs="+", default=["tiny"], choices=["tiny", "base2"])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--strata", type=int, default=8, help="batches per round")
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--data", default="data/voices",
                     help="a built teaching set: its token usage table too (if it exists)")
     ap.add_argument("--usage-only", action="store_true", help="only the token usage tables")
     args = ap.parse_args(argv)
-    rounds, names = (3, ["tiny"]) if args.quick else (args.rounds, args.configs)
+    rounds, strata, names = (1, 4, ["tiny"]) if args.quick else (
+        args.rounds, args.strata, args.configs)
 
     seconds = voxceleb_like_seconds(3000, seed=0)
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"clip lengths: median {np.median(seconds):.1f} s, mean {seconds.mean():.1f} s, "
           f"{100 * (seconds >= 30).mean():.1f} % at the 30 s cap")
-    batches = [random_specs(frames_of(seconds[i * args.batch : (i + 1) * args.batch]), seed=i)
-               for i in range(rounds)]
+    picks = stratified_rounds(seconds, args.batch, strata, rounds)
+    batch_of = lambda i: random_specs(frames_of(seconds[i * args.batch : (i + 1) * args.batch]),
+                                      seed=i)
     configs = {
         "tiny": ("tiny (192 wide, 3 heads, 4 layers)", el.ModelConfig.tiny(num_classes=10)),
         "base2": ("base width, 2 layers (768 wide, 12 heads)",
                   el.ModelConfig.base(num_classes=10, depth=2)),
     }
     for title, cfg in (configs[name] for name in names if not args.usage_only):
-        rows = training_costs(cfg, batches, rounds, args.device)
-        print_table(["path", "us per informative token", "x ideal"], rows,
-                    f"Forward+backward, {title}, batches of {args.batch}, median of {rounds}")
+        rows = training_costs(cfg, [[batch_of(i) for i in r] for r in picks], args.device)
+        print_table(["path", "us per informative token", "x ideal", "x default"], rows,
+                    f"Forward+backward, {title}, batches of {args.batch}, "
+                    f"median of {rounds} rounds of {strata} batches")
+        print(f"Counted, not timed: over all {len(seconds) // args.batch} batches of the epoch, "
+              f"pad to max costs {counted_ratio(seconds, args.batch, cfg):.2f}x the forward "
+              "FLOPs of per-clip attention.")
     print_table(["packing", "clips per batch", "padding % of computed", "cut % of real"],
                 padding_table(seconds), "Token usage over 3000 VoxCeleb-like clips (Table 1)")
     manifest = Path(args.data) / "train.json"

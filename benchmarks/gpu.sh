@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_model.py
 python3 benchmarks/bench_inference.py --device cuda
-python3 benchmarks/bench_training.py --device cuda --rounds "${ROUNDS:-5}"
+python3 benchmarks/bench_training.py --device cuda --configs tiny base2
