@@ -1,17 +1,18 @@
 """Training cost per informative token, and padding per packer: prints two tables.
 
-    python benchmarks/bench_training.py            # tiny model (about 8 minutes on 2 cores)
-    python benchmarks/bench_training.py --configs tiny base2   # and base width (+30 minutes)
+    python benchmarks/bench_training.py            # tiny model (about 7 minutes on 2 cores)
+    python benchmarks/bench_training.py --configs tiny base2   # and base width (+26 minutes)
     python benchmarks/bench_training.py --quick    # one round of 4 batches
 
 Every path trains the same model (forward + backward) on the same batches of 24 clips with
 VoxCeleb-like lengths (4 s plus a lognormal tail, capped at 30 s). A path's cost is what an
 epoch would cost it: time over real tokens, summed over a round of batches that stands for
 the epoch. Most batches hold only short clips, but the few that hold a long one cost padding
-paths the most, so a round draws one batch from each eighth of the epoch's batches ranked by
-their longest clip (stratified sampling). Paths take turns batch by batch; each cost is the
-median over rounds, as a ratio to the ideal (each clip run alone, no padding, no mask) and
-to the default path, both taken within each round.
+paths the most, so a round draws one batch from each of ``--strata`` (8) groups of the
+epoch's batches ranked by their longest clip, and weighs it by its group's size (stratified
+sampling). Paths take turns batch by batch. Each cost is the median over rounds; the ratios
+to the ideal (each clip run alone, no padding, no mask) and to the default path are taken
+within each round, their median printed with the range over rounds.
 """
 
 from __future__ import annotations
@@ -51,13 +52,16 @@ IDEAL = "ideal: each clip alone, no padding, no mask"
 
 
 def stratified_rounds(seconds: np.ndarray, batch: int, strata: int, rounds: int,
-                      seed: int = 0) -> list[list[int]]:
-    """``rounds`` lists of batch indices, one batch drawn from each of ``strata`` equal
-    groups of the epoch's batches ranked by their longest clip."""
+                      seed: int = 0) -> tuple[list[list[int]], list[int]]:
+    """``rounds`` lists of batch indices, one batch drawn from each of ``strata`` groups of
+    (near) equal size of the epoch's batches ranked by their longest clip; and the size of
+    each group, the weight of its batch when a round's costs are summed."""
     longest = [seconds[i : i + batch].max() for i in range(0, len(seconds) - batch + 1, batch)]
+    if not 1 <= strata <= len(longest):
+        raise ValueError(f"strata must be between 1 and the {len(longest)} batches of an epoch")
     groups = np.array_split(np.argsort(longest, kind="stable"), strata)
     rng = np.random.default_rng(seed)
-    return [[int(rng.choice(g)) for g in groups] for _ in range(rounds)]
+    return [[int(rng.choice(g)) for g in groups] for _ in range(rounds)], [len(g) for g in groups]
 
 
 def counted_ratio(seconds: np.ndarray, batch: int, cfg: el.ModelConfig) -> float:
@@ -73,8 +77,10 @@ def counted_ratio(seconds: np.ndarray, batch: int, cfg: el.ModelConfig) -> float
     return padded / useful
 
 
-def training_costs(cfg: el.ModelConfig, rounds: list[list[list]], device: str) -> list[list]:
-    """``rounds``: lists of batches (lists of spectrograms). One table row per path."""
+def training_costs(cfg: el.ModelConfig, rounds: list[list[list]], weights: list[int],
+                   device: str) -> list[list]:
+    """``rounds``: lists of batches (lists of spectrograms), the i-th batch of every round
+    weighted by ``weights[i]``. One table row per path."""
     torch.manual_seed(0)
     model = el.ElasticAST(cfg).to(device).train()
     default = model.backend  # what `auto` picks for training on this device
@@ -101,17 +107,17 @@ def training_costs(cfg: el.ModelConfig, rounds: list[list[list]], device: str) -
     interleaved_times(runs, 1, sync)  # warm-up (and FlexAttention's compile) off the clock
     times = interleaved_times(runs, len(batches), sync)  # seconds per path, batch by batch
     tokens = np.array([sum(s.shape[0] // 16 * 8 for s in b) for b in batches])
-    ends = np.cumsum([len(r) for r in rounds])
-    # cost[name][j]: seconds per real token over round j
-    cost = {name: np.array([t.sum() / n.sum() for t, n in
-                            zip(np.split(np.array(ts), ends[:-1]), np.split(tokens, ends[:-1]))])
+    shape = (len(rounds), len(weights))  # times and tokens per round, batch
+    # cost[name][j]: seconds per real token over round j, each batch standing for its group
+    cost = {name: (np.reshape(ts, shape) @ weights) / (tokens.reshape(shape) @ weights)
             for name, ts in times.items()}
+    spread = lambda r: f"{np.median(r):.2f} ({r.min():.2f}-{r.max():.2f})" if len(r) > 1 else (
+        f"{r[0]:.2f}")
     rows = []
     for name, c in cost.items():
         mark = " (default)" if name == default_name else ""
         rows.append([name + mark, f"{np.median(c) * 1e6:.1f}",
-                     f"{np.median(c / cost[IDEAL]):.2f}",
-                     f"{np.median(c / cost[default_name]):.2f}"])
+                     spread(c / cost[IDEAL]), spread(c / cost[default_name])])
     return rows
 
 
@@ -161,7 +167,7 @@ def main(argv=None):
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"clip lengths: median {np.median(seconds):.1f} s, mean {seconds.mean():.1f} s, "
           f"{100 * (seconds >= 30).mean():.1f} % at the 30 s cap")
-    picks = stratified_rounds(seconds, args.batch, strata, rounds)
+    picks, weights = stratified_rounds(seconds, args.batch, strata, rounds)
     batch_of = lambda i: random_specs(frames_of(seconds[i * args.batch : (i + 1) * args.batch]),
                                       seed=i)
     configs = {
@@ -170,8 +176,10 @@ def main(argv=None):
                   el.ModelConfig.base(num_classes=10, depth=2)),
     }
     for title, cfg in (configs[name] for name in names if not args.usage_only):
-        rows = training_costs(cfg, [[batch_of(i) for i in r] for r in picks], args.device)
-        print_table(["path", "us per informative token", "x ideal", "x default"], rows,
+        rows = training_costs(cfg, [[batch_of(i) for i in r] for r in picks], weights,
+                              args.device)
+        print_table(["path", "us per informative token", "x ideal (min-max)",
+                     "x default (min-max)"], rows,
                     f"Forward+backward, {title}, batches of {args.batch}, "
                     f"median of {rounds} rounds of {strata} batches")
         print(f"Counted, not timed: over all {len(seconds) // args.batch} batches of the epoch, "

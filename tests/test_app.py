@@ -50,6 +50,23 @@ def test_predict_on_real_clips_matches_the_models():
     assert app.true_label(LONG_VOICE) == "en_US_f_Allison"
 
 
+def test_true_label_goes_by_the_audio_not_the_file_name(tmp_path):
+    """An upload of an example under any name shows its label; other audio under an
+    example's name shows none (the page would otherwise claim a label it cannot know)."""
+    renamed = tmp_path / "my_recording.flac"
+    renamed.write_bytes(Path(LONG_VOICE).read_bytes())
+    assert app.true_label(renamed) == "en_US_f_Allison"
+    impostor = tmp_path / Path(LONG_VOICE).name
+    wav, rate = sf.read(LONG_VOICE)
+    sf.write(impostor, wav[: rate * 3], rate)
+    assert app.true_label(impostor) == ""
+    same_size = bytearray(renamed.read_bytes())
+    same_size[-1] ^= 1
+    impostor.write_bytes(same_size)
+    assert app.true_label(impostor) == ""
+    assert app.true_label(tmp_path / "missing.wav") == ""
+
+
 def test_pad_protocol_cuts_what_is_past_its_training_length():
     """Under `pad` the 400-frame AST cannot tell 26 s from its first 4 s: the rest is cut,
     and the token counts say so; ElasticAST reads the whole clip and its answer moves."""
