@@ -1,7 +1,7 @@
 """Training cost per informative token, and padding per packer: prints two tables.
 
     python benchmarks/bench_training.py            # tiny model (about 7 minutes on 2 cores)
-    python benchmarks/bench_training.py --configs tiny base2   # and base width (+26 minutes)
+    python benchmarks/bench_training.py --configs tiny base2   # and base width (+25 minutes)
     python benchmarks/bench_training.py --quick    # one round of 4 batches
 
 Every path trains the same model (forward + backward) on the same batches of 24 clips with
@@ -51,12 +51,18 @@ PATHS = {
 IDEAL = "ideal: each clip alone, no padding, no mask"
 
 
+def epoch_tokens(seconds: np.ndarray, batch: int) -> list[np.ndarray]:
+    """Tokens of each clip, batch by batch: the epoch's consecutive batches of ``batch``."""
+    tokens = frames_of(seconds) // 16 * 8
+    return [tokens[a : a + batch] for a in range(0, len(tokens) - batch + 1, batch)]
+
+
 def stratified_rounds(seconds: np.ndarray, batch: int, strata: int, rounds: int,
                       seed: int = 0) -> tuple[list[list[int]], list[int]]:
     """``rounds`` lists of batch indices, one batch drawn from each of ``strata`` groups of
     (near) equal size of the epoch's batches ranked by their longest clip; and the size of
     each group, the weight of its batch when a round's costs are summed."""
-    longest = [seconds[i : i + batch].max() for i in range(0, len(seconds) - batch + 1, batch)]
+    longest = [seconds[a : a + batch].max() for a in range(0, len(seconds) - batch + 1, batch)]
     if not 1 <= strata <= len(longest):
         raise ValueError(f"strata must be between 1 and the {len(longest)} batches of an epoch")
     groups = np.array_split(np.argsort(longest, kind="stable"), strata)
@@ -70,8 +76,7 @@ def counted_ratio(seconds: np.ndarray, batch: int, cfg: el.ModelConfig) -> float
     products and an attention score 4 d (Q K^T and the weighted sum of V)."""
     per_token, per_score = 2 * (4 + 2 * cfg.mlp_ratio) * cfg.width**2, 4 * cfg.width
     padded = useful = 0.0
-    for a in range(0, len(seconds) - batch + 1, batch):
-        n = frames_of(seconds[a : a + batch]) // 16 * 8
+    for n in epoch_tokens(seconds, batch):
         padded += len(n) * (n.max() * per_token + n.max() ** 2 * per_score)
         useful += n.sum() * per_token + (n**2).sum() * per_score
     return padded / useful
@@ -111,14 +116,19 @@ def training_costs(cfg: el.ModelConfig, rounds: list[list[list]], weights: list[
     # cost[name][j]: seconds per real token over round j, each batch standing for its group
     cost = {name: (np.reshape(ts, shape) @ weights) / (tokens.reshape(shape) @ weights)
             for name, ts in times.items()}
-    spread = lambda r: f"{np.median(r):.2f} ({r.min():.2f}-{r.max():.2f})" if len(r) > 1 else (
-        f"{r[0]:.2f}")
     rows = []
     for name, c in cost.items():
         mark = " (default)" if name == default_name else ""
         rows.append([name + mark, f"{np.median(c) * 1e6:.1f}",
                      spread(c / cost[IDEAL]), spread(c / cost[default_name])])
     return rows
+
+
+def spread(ratios: np.ndarray) -> str:
+    """Median over rounds, and the range when there are several."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{np.median(ratios):.2f} ({ratios.min():.2f}-{ratios.max():.2f})"
 
 
 def padding_table(seconds: np.ndarray, ast_frames=(1024,)) -> list[list]:
