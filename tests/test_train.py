@@ -1,8 +1,11 @@
-"""Training: the loss goes down, a resumed run ends where an uninterrupted one does, and two
-DDP processes (gloo) compute exactly the gradient of one process on the same global batch."""
+"""Training: the loss goes down, a resumed run ends where an uninterrupted one does, two
+DDP processes (gloo) compute exactly the gradient of one process on the same global batch, and
+the README's ``torchrun`` command trains on two ranks and exits cleanly."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -13,7 +16,15 @@ from safetensors.torch import load_file
 import elasticast_lite as el
 from conftest import micro_config, random_specs
 from elasticast_lite.datasets import build_voices
-from elasticast_lite.train import Recipe, step_loss, train
+from elasticast_lite.train import (
+    Recipe,
+    end_distributed,
+    epoch_steps,
+    make_dataset,
+    split_paths,
+    step_loss,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +84,7 @@ def _ddp_worker(rank, world, store, specs, targets, result):
     loss.backward()
     if rank == 0:
         torch.save({k: p.grad for k, p in model.named_parameters()}, result)
-    dist.destroy_process_group()
+    end_distributed()
 
 
 def test_two_gloo_ranks_give_the_gradient_of_one_process(tmp_path):
@@ -88,3 +99,21 @@ def test_two_gloo_ranks_give_the_gradient_of_one_process(tmp_path):
     grads = torch.load(tmp_path / "g.pt")
     for name, p in model.named_parameters():
         torch.testing.assert_close(grads[name], p.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_torchrun_trains_on_two_ranks_and_every_rank_exits_cleanly(voices, tmp_path):
+    out = tmp_path / "ddp"
+    args = ["--data", str(voices), "--out", str(out), "--epochs", "2", "--lr", "1e-3",
+            "--tokens-per-step", "1024", "--resolution", "mixed"]
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", "2", "-m", "elasticast_lite.train", *args],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in log] == [1, 2]  # rank 0 alone writes the log
+    recipe = Recipe(data=str(voices), tokens_per_step=1024, resolution="mixed")
+    ds = make_dataset(recipe, split_paths(recipe.data)[0], train=True)
+    one_rank = len(epoch_steps(recipe, ds, 0, rank=0, world=1))
+    two_ranks = len(epoch_steps(recipe, ds, 0, rank=0, world=2))
+    assert two_ranks < one_rank and log[0]["step"] == two_ranks  # the epoch was shared
+    assert isinstance(el.load_model(out), el.ElasticAST) and 0 <= log[-1]["val_accuracy"] <= 1
