@@ -51,10 +51,9 @@ PATHS = {
 IDEAL = "ideal: each clip alone, no padding, no mask"
 
 
-def epoch_tokens(seconds: np.ndarray, batch: int) -> list[np.ndarray]:
-    """Tokens of each clip, batch by batch: the epoch's consecutive batches of ``batch``."""
-    tokens = frames_of(seconds) // 16 * 8
-    return [tokens[a : a + batch] for a in range(0, len(tokens) - batch + 1, batch)]
+def epoch_batches(seconds: np.ndarray, batch: int) -> list[np.ndarray]:
+    """Clip lengths in seconds, batch by batch: the epoch's consecutive full batches."""
+    return [seconds[a : a + batch] for a in range(0, len(seconds) - batch + 1, batch)]
 
 
 def stratified_rounds(seconds: np.ndarray, batch: int, strata: int, rounds: int,
@@ -62,7 +61,7 @@ def stratified_rounds(seconds: np.ndarray, batch: int, strata: int, rounds: int,
     """``rounds`` lists of batch indices, one batch drawn from each of ``strata`` groups of
     (near) equal size of the epoch's batches ranked by their longest clip; and the size of
     each group, the weight of its batch when a round's costs are summed."""
-    longest = [seconds[a : a + batch].max() for a in range(0, len(seconds) - batch + 1, batch)]
+    longest = [b.max() for b in epoch_batches(seconds, batch)]
     if not 1 <= strata <= len(longest):
         raise ValueError(f"strata must be between 1 and the {len(longest)} batches of an epoch")
     groups = np.array_split(np.argsort(longest, kind="stable"), strata)
@@ -76,7 +75,8 @@ def counted_ratio(seconds: np.ndarray, batch: int, cfg: el.ModelConfig) -> float
     products and an attention score 4 d (Q K^T and the weighted sum of V)."""
     per_token, per_score = 2 * (4 + 2 * cfg.mlp_ratio) * cfg.width**2, 4 * cfg.width
     padded = useful = 0.0
-    for n in epoch_tokens(seconds, batch):
+    for b in epoch_batches(seconds, batch):
+        n = frames_of(b) // 16 * 8
         padded += len(n) * (n.max() * per_token + n.max() ** 2 * per_score)
         useful += n.sum() * per_token + (n**2).sum() * per_score
     return padded / useful
@@ -178,8 +178,8 @@ def main(argv=None):
           f"clip lengths: median {np.median(seconds):.1f} s, mean {seconds.mean():.1f} s, "
           f"{100 * (seconds >= 30).mean():.1f} % at the 30 s cap")
     picks, weights = stratified_rounds(seconds, args.batch, strata, rounds)
-    batch_of = lambda i: random_specs(frames_of(seconds[i * args.batch : (i + 1) * args.batch]),
-                                      seed=i)
+    batches = epoch_batches(seconds, args.batch)
+    batch_of = lambda i: random_specs(frames_of(batches[i]), seed=i)
     configs = {
         "tiny": ("tiny (192 wide, 3 heads, 4 layers)", el.ModelConfig.tiny(num_classes=10)),
         "base2": ("base width, 2 layers (768 wide, 12 heads)",
@@ -192,7 +192,7 @@ def main(argv=None):
                      "x default (min-max)"], rows,
                     f"Forward+backward, {title}, batches of {args.batch}, "
                     f"median of {rounds} rounds of {strata} batches")
-        print(f"Counted, not timed: over all {len(seconds) // args.batch} batches of the epoch, "
+        print(f"Counted, not timed: over all {len(batches)} batches of the epoch, "
               f"pad to max costs {counted_ratio(seconds, args.batch, cfg):.2f}x the forward "
               "FLOPs of per-clip attention.")
     print_table(["packing", "clips per batch", "padding % of computed", "cut % of real"],
